@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AuthenticationHandler, Client, RedirectHandler, ResponseType, TelemetryHandler } from '@microsoft/microsoft-graph-client';
-import { google } from 'googleapis';
+import { google } from '../activities/mail/google';
 import { MongoClient, ObjectId, type CreateIndexesOptions, type IndexSpecification } from 'mongodb';
 import type { Model } from 'mongoose';
 import { automatedMailReason, customerNameFromAddress, filterDecision, parseRawMessage, type ParsedMail } from '../domain/mail';

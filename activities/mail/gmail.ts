@@ -1,4 +1,4 @@
-import { google, type gmail_v1 } from 'googleapis';
+import { google, type gmail_v1 } from './google';
 import type { AccessTokenSource, ChangesResult, FetchedMessage, MailConnector, MessageRef, PushChannel, Semaphore } from './connector';
 import { MailProviderError, providerErrorFor } from './errors';
 import { googleOAuthClient, type MailProviderSettings } from './oauth';

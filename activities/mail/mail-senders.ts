@@ -1,5 +1,5 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
-import type { gmail_v1 } from 'googleapis';
+import type { gmail_v1 } from './google';
 import { messageIdsIn } from '../../domain/mail';
 import type { AccessTokenSource } from './connector';
 import { MailProviderError } from './errors';

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { google } from 'googleapis';
+import { google } from './google';
 import type { OAuth2Client } from 'google-auth-library';
 import type { Config } from '../../lib/config';
 import type { MailProvider } from '../../models/inbox';
