@@ -133,8 +133,9 @@ describe('two-way propagation (C3-C9, C11, C13, C14, C15)', () => {
       await eventually(async () => [(await CompanyModel.findById(desk._id).lean())?.name, twCompany(site, desk.teamworkId!).name], ([a, b]) => a === winner && b === winner);
       expect((await CompanyModel.findById(desk._id).lean())!.name).toBe(winner);
       expect(twCompany(site, desk.teamworkId!).name).toBe(winner);
-      const history = await site.api('get', `/api/companies/${desk._id}/sync-history`);
-      expect(history.body.items.flatMap((h: any) => h.conflicts)).toEqual([
+      // The history entry is written after both sides hold the merge.
+      const conflicts = await eventually(async () => (await site.api('get', `/api/companies/${desk._id}/sync-history`)).body.items.flatMap((h: any) => h.conflicts), (c) => c.length > 0);
+      expect(conflicts).toEqual([
         expect.objectContaining({ field: 'name', teamwork: 'Teamwork name', desk: 'Desk name', winner: winner === 'Desk name' ? 'desk' : 'teamwork', policy }),
       ]);
     });
