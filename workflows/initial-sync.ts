@@ -58,31 +58,46 @@ export async function initialSync(input: InitialSyncInput): Promise<InitialSyncP
       state.nextPage = 1;
     }
 
+    /**
+     * Keeps `concurrency` pages in flight: a slow page no longer holds back the ones after it.
+     * Pages are launched in order from `state.nextPage`, so after draining, everything below the
+     * next page to launch is done, which is what continue-as-new and a resumed run rely on.
+     */
     const runPhase = async (phase: 'companies' | 'people', importPage: (i: { siteId: string; page: number; runKey: string }) => Promise<PageResult>, add: (r: PageResult) => void) => {
       let lastKnownPage = state.nextPage;
-      let hasMore = true;
-      while (hasMore) {
-        if (pagesThisRun >= pagesPerRun || workflowInfo().continueAsNewSuggested) {
+      let lastPage: number | undefined;
+      let pageSize = 1;
+      let nextToLaunch = state.nextPage;
+      const inFlight = new Map<number, Promise<void>>();
+      const launch = (page: number) => {
+        const done = importPage({ siteId, page, runKey: state.startedAt }).then((result) => {
+          inFlight.delete(page);
+          add(result);
+          if (!result.hasMore) lastPage = Math.min(lastPage ?? page, page);
+          else lastKnownPage = Math.max(lastKnownPage, page + 1);
+          if (result.total !== undefined && result.counts.seen > 0) {
+            state.totals[phase] = Math.max(state.totals[phase] ?? 0, result.total);
+            pageSize = Math.max(pageSize, result.counts.seen);
+            // Pages beyond the first are fetched in parallel once the reported total says they exist.
+            lastKnownPage = Math.max(lastKnownPage, Math.ceil(result.total / pageSize));
+          }
+        });
+        inFlight.set(page, done);
+      };
+      for (;;) {
+        const runFull = () => pagesThisRun >= pagesPerRun || workflowInfo().continueAsNewSuggested;
+        while (inFlight.size < concurrency && nextToLaunch <= Math.min(lastKnownPage, lastPage ?? Infinity) && !runFull()) {
+          launch(nextToLaunch);
+          nextToLaunch += 1;
+          pagesThisRun += 1;
+        }
+        if (inFlight.size === 0) {
+          state.nextPage = nextToLaunch;
+          if (lastPage !== undefined && nextToLaunch > lastPage) return;
           await recordInitialSyncProgress({ siteId, workflowId, state: 'running', phase, counts: state.counts });
           await continueAsNew<typeof initialSync>({ ...input, resume: state });
         }
-        // Pages beyond the first are fetched in parallel once the reported total says they exist.
-        const window = Math.max(1, Math.min(concurrency, lastKnownPage - state.nextPage + 1));
-        const pages = Array.from({ length: window }, (_, i) => state.nextPage + i);
-        const results = await Promise.all(pages.map((page) => importPage({ siteId, page, runKey: state.startedAt })));
-        for (const result of results) {
-          add(result);
-          if (result.total !== undefined && result.counts.seen > 0) {
-            state.totals[phase] = Math.max(state.totals[phase] ?? 0, result.total);
-          }
-        }
-        const last = results[results.length - 1]!;
-        const pageSize = Math.max(...results.map((r) => r.counts.seen), 1);
-        if (last.total !== undefined && pageSize > 0) lastKnownPage = Math.max(lastKnownPage, Math.ceil(last.total / pageSize));
-        state.nextPage += results.length;
-        pagesThisRun += results.length;
-        hasMore = last.hasMore;
-        lastKnownPage = Math.max(lastKnownPage, hasMore ? state.nextPage : 0);
+        await Promise.race(inFlight.values());
       }
     };
 
