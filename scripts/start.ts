@@ -2,6 +2,7 @@ import path from 'node:path';
 import { startInfrastructure, startProcess, waitUntilReadyMessage, stopAll, type ManagedProcess } from '../infra';
 import { parseConfig } from '../lib/config';
 import { startDemoEmulators, type DemoEmulators } from './demo-emulators';
+import { workerProcessArgs } from '../workers/process';
 
 /**
  * `npm start`: the whole system on embedded defaults. Temporal (with its UI) and the database
@@ -25,10 +26,9 @@ async function main(): Promise<void> {
     PUBLIC_BASE_URL: config.PUBLIC_BASE_URL ?? `http://${config.HOST}:${config.PORT}`,
     ...emulators?.env,
   };
-  const spawn = (name: string, entry: string): ManagedProcess =>
-    startProcess({ name, command: process.execPath, args: ['--import', 'tsx', path.resolve(__dirname, '..', entry)], env, ipc: true, tailLines: 200 });
-  const worker = spawn('worker', 'workers/main.ts');
-  const api = spawn('api', 'api/server.ts');
+  const spawn = (name: string, args: string[]): ManagedProcess => startProcess({ name, command: process.execPath, args, env, ipc: true, tailLines: 200 });
+  const worker = spawn('worker', workerProcessArgs());
+  const api = spawn('api', ['--import', 'tsx', path.resolve(__dirname, '..', 'api/server.ts')]);
   // Their logs go to this terminal, so `npm start` is the one window to watch.
   for (const proc of [worker, api]) {
     proc.child.stdout?.pipe(process.stdout);

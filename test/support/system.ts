@@ -1,13 +1,13 @@
 import crypto from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import type { Express } from 'express';
 import { Runtime as TemporalRuntime, DefaultLogger, type Worker } from '@temporalio/worker';
 import { createApp } from '../../api/app';
 import { parseConfig, type Config } from '../../lib/config';
 import { createRuntime, type Runtime } from '../../lib/runtime';
 import { createWorker } from '../../workers/create-worker';
+import { workerProcessArgs } from '../../workers/process';
 import { startProcess, waitUntilReadyMessage, type ManagedProcess } from '../../infra';
 
 let temporalRuntimeInstalled = false;
@@ -87,7 +87,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
       const proc = startProcess({
         name: 'deskbridge worker',
         command: process.execPath,
-        args: ['--import', 'tsx', path.resolve(__dirname, '../../workers/main.ts')],
+        args: workerProcessArgs(),
         env,
         ipc: true,
       });
