@@ -57,7 +57,7 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[], options: { se
       'x-deskbridge-auth': route.auth,
       responses: responsesOf(route, schemas, operationId),
     };
-    const parameters = [...parametersOf(route, 'path', schemas, operationId), ...parametersOf(route, 'query', schemas, operationId)];
+    const parameters = (['path', 'query', 'header'] as const).flatMap((location) => parametersOf(route, location, schemas, operationId));
     if (parameters.length) operation.parameters = parameters;
     if (route.body) {
       operation.requestBody = {
@@ -97,13 +97,16 @@ function operationIdOf(route: RouteSpec): string {
   return route.method + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
 }
 
+const parameterSources = { path: ['params', 'Params'], query: ['query', 'Query'], header: ['headers', 'Headers'] } as const;
+
 /**
  * Path parameters come from the path itself (documented even without a params schema, since
- * Express matches them regardless), query parameters from the query schema's properties.
+ * Express matches them regardless), query and header parameters from their schema's properties.
  */
-function parametersOf(route: RouteSpec, location: 'path' | 'query', schemas: SchemaConverter, operationId: string): JsonSchema[] {
-  const source = location === 'path' ? route.params : route.query;
-  const json = source ? schemas.convert(source, 'input', `${operationId}${location === 'path' ? 'Params' : 'Query'}`) : {};
+function parametersOf(route: RouteSpec, location: keyof typeof parameterSources, schemas: SchemaConverter, operationId: string): JsonSchema[] {
+  const [field, suffix] = parameterSources[location];
+  const source = route[field];
+  const json = source ? schemas.convert(source, 'input', `${operationId}${suffix}`) : {};
   const properties = (json.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set((json.required ?? []) as string[]);
   const names = location === 'path' ? [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1]!) : Object.keys(properties);
@@ -125,7 +128,7 @@ function parametersOf(route: RouteSpec, location: 'path' | 'query', schemas: Sch
  */
 function responsesOf(route: RouteSpec, schemas: SchemaConverter, operationId: string): OpenApiOperation['responses'] {
   const declared = { ...route.responses };
-  if ((route.params || route.query || route.body) && !declared[400]) declared[400] = { description: 'Invalid request' };
+  if ((route.params || route.query || route.body || route.headers) && !declared[400]) declared[400] = { description: 'Invalid request' };
   if (route.auth === 'user' && !declared[401]) declared[401] = { description: 'Missing or unknown token' };
   const responses: OpenApiOperation['responses'] = {};
   for (const [status, response] of Object.entries(declared)) {

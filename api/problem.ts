@@ -23,6 +23,7 @@ export const problems = {
   forbidden: (detail: string) => new Problem(403, 'forbidden', 'Not allowed', detail),
   notFound: (what = 'Resource') => new Problem(404, 'not-found', `${what} not found`),
   conflict: (detail: string, extra: Record<string, unknown> = {}) => new Problem(409, 'conflict', 'Conflict', detail, extra),
+  unprocessable: (detail: string, extra: Record<string, unknown> = {}) => new Problem(422, 'unprocessable', 'Request cannot be processed', detail, extra),
   unavailable: (detail: string, extra: Record<string, unknown> = {}) => new Problem(503, 'unavailable', 'Service unavailable', detail, extra),
 };
 

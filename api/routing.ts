@@ -11,7 +11,7 @@ export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
  */
 export type RouteAuth = 'none' | 'user' | 'webhook' | 'oauth';
 
-export interface RouteSpec<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.ZodType> {
+export interface RouteSpec<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.ZodType, H extends z.ZodType = z.ZodType> {
   method: HttpMethod;
   /** Full path as mounted, Express style (`/api/companies/:id`). */
   path: string;
@@ -21,15 +21,18 @@ export interface RouteSpec<P extends z.ZodType = z.ZodType, Q extends z.ZodType 
   params?: P;
   query?: Q;
   body?: B;
+  /** Request headers the route reads, by lower-case name (an object schema that lets others through). */
+  headers?: H;
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
 }
 
-export interface RouteContext<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+export interface RouteContext<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, H extends z.ZodType = z.ZodType> {
   req: Request;
   res: Response;
   params: z.infer<P>;
   query: z.infer<Q>;
   body: z.infer<B>;
+  headers: z.infer<H>;
   /** The authenticated user; only for `auth: 'user'` routes. */
   actor: Actor;
 }
@@ -45,9 +48,9 @@ export class RouteTable {
 
   constructor(private readonly authenticate: RequestHandler) {}
 
-  add<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
-    spec: RouteSpec<P, Q, B>,
-    handler: (ctx: RouteContext<P, Q, B>) => Promise<void> | void,
+  add<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, H extends z.ZodType = z.ZodType>(
+    spec: RouteSpec<P, Q, B, H>,
+    handler: (ctx: RouteContext<P, Q, B, H>) => Promise<void> | void,
   ): void {
     this.routes.push(spec as unknown as RouteSpec);
     const guards: RequestHandler[] = spec.auth === 'user' ? [this.authenticate] : [];
@@ -55,8 +58,9 @@ export class RouteTable {
       const params = spec.params ? parse(spec.params, req.params) : req.params;
       const query = spec.query ? parse(spec.query, req.query) : req.query;
       const body = spec.body ? parse(spec.body, req.body) : undefined;
+      const headers = spec.headers ? parse(spec.headers, req.headers) : req.headers;
       const actor = spec.auth === 'user' ? actorOf(req) : (undefined as unknown as Actor);
-      await handler({ req, res, params, query, body, actor } as RouteContext<P, Q, B>);
+      await handler({ req, res, params, query, body, headers, actor } as RouteContext<P, Q, B, H>);
     });
   }
 }

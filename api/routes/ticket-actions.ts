@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { isValidObjectId, Types } from 'mongoose';
 import { z } from 'zod';
 import { WorkflowIdConflictPolicy } from '@temporalio/client';
@@ -23,6 +24,7 @@ import type { Actor } from '../auth';
 import type { AppDeps } from '../deps';
 import { loadTicketFor } from '../access/ticket-access';
 import { problems } from '../problem';
+import { isDuplicateKey } from '../../activities/failures';
 import type { RouteTable } from '../routing';
 import { errorResponses, idParams } from '../schemas';
 import { ticketView, ticketViewSchema } from './tickets';
@@ -34,6 +36,13 @@ const textSchema = z.string().trim().min(1).max(TEXT_MAX);
 const noteBodySchema = z.strictObject({ text: textSchema });
 const replyBodySchema = z.strictObject({ text: textSchema, cc: z.array(addressSchema).max(50).default([]) });
 const forwardBodySchema = z.strictObject({ to: z.array(addressSchema).min(1).max(50), cc: z.array(addressSchema).max(50).default([]), text: textSchema });
+const idempotencyHeaders = z.looseObject({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, 'printable ASCII, 1 to 255 characters')
+    .optional()
+    .describe('Repeating a request with the same key sends nothing again and answers with the mail the first request queued'),
+});
 /** Ticket options a `read_reply` user may edit (I8); anything else in the body is refused. */
 const ticketPatchSchema = z
   .strictObject({
@@ -104,8 +113,45 @@ async function queueTicketMail(
   ticketId: string,
   kind: OutgoingMailKind,
   input: { text: string; to?: { address: string; name?: string }[]; cc: { address: string; name?: string }[] },
+  idempotencyKey: string | undefined,
 ) {
   const { ticket, inbox } = await loadTicketFor(actor, ticketId, 'reply');
+  // The key names the mail itself, so a repeat finds it by _id and two racing repeats meet at the unique _id.
+  const mailId = idempotencyKey ? objectIdOf(`${actor.siteId}:${actor.userId}:${ticket._id}:${kind}:${idempotencyKey}`) : new Types.ObjectId();
+  const repeated = idempotencyKey ? await findQueuedMail(mailId) : null;
+  const mail = repeated ? sameRequestOrRefuse(repeated, input) : await storeOutgoingMail(mailId, actor, ticket, inbox, kind, input);
+  // A repeat also finishes what a first attempt that died before starting the workflow left undone.
+  if (mail.state !== 'pending') return mail;
+  try {
+    await deps.temporal.workflow.start<typeof ticketMail>('ticketMail', {
+      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+      workflowId: mail.workflowId,
+      args: [{ mailId: String(mailId), siteId: actor.siteId, inboxId: String(ticket.inboxId), ticketId: String(ticket._id) }],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      typedSearchAttributes: [
+        { key: siteIdAttribute, value: actor.siteId },
+        { key: entityAttribute, value: 'ticket' },
+        { key: inboxIdAttribute, value: String(ticket.inboxId) },
+      ],
+      memo: { siteId: actor.siteId, kind: `ticket-${kind}`, ticketId: String(ticket._id) },
+    });
+  } catch (err) {
+    // Nothing was sent and nothing will be: leave no pending mail behind. A repeat's mail may
+    // belong to a workflow that is running, so the client's next repeat starts it instead.
+    if (!repeated) await OutgoingMailModel.deleteOne({ _id: mailId });
+    throw err;
+  }
+  return mail;
+}
+
+async function storeOutgoingMail(
+  mailId: Types.ObjectId,
+  actor: Actor,
+  ticket: { _id: Types.ObjectId; inboxId: Types.ObjectId; subject?: string | null },
+  inbox: { status?: string | null; mailboxAddress?: string | null; provider?: string | null } | null | undefined,
+  kind: OutgoingMailKind,
+  input: { text: string; to?: { address: string; name?: string }[]; cc: { address: string; name?: string }[] },
+) {
   if (!inbox || inbox.status !== 'connected' || !inbox.mailboxAddress) {
     throw problems.conflict('the inbox’s mailbox is not connected, so nothing can be sent from it', { reason: 'inbox-not-connected' });
   }
@@ -120,45 +166,43 @@ async function queueTicketMail(
     to = [{ address: basis.from.address, ...(basis.from.name ? { name: basis.from.name } : {}) }];
   }
   const threaded = kind === 'reply' && basis.rfcMessageId;
-  const mailId = new Types.ObjectId();
-  const workflowId = workflowIds.ticketMail(kind, String(ticket._id), String(mailId));
-  const mail = await OutgoingMailModel.create({
-    _id: mailId,
-    siteId: actor.siteId,
-    inboxId: ticket.inboxId,
-    ticketId: ticket._id,
-    authorId: actor.userId,
-    kind,
-    workflowId,
-    basisMessageId: basis._id,
-    to,
-    cc: input.cc,
-    subject: kind === 'reply' ? replySubject(subject) : forwardSubject(subject),
-    text: input.text,
-    // Gmail sends the message we build, with our Message-ID; Outlook assigns one to its draft.
-    rfcMessageId: inbox.provider === 'gmail' ? newMessageId(inbox.mailboxAddress) : undefined,
-    inReplyTo: threaded ? [basis.rfcMessageId] : [],
-    references: threaded ? [...new Set([...(basis.references ?? []), basis.rfcMessageId!])] : [],
-  });
   try {
-    await deps.temporal.workflow.start<typeof ticketMail>('ticketMail', {
-      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
-      workflowId,
-      args: [{ mailId: String(mailId), siteId: actor.siteId, inboxId: String(ticket.inboxId), ticketId: String(ticket._id) }],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      typedSearchAttributes: [
-        { key: siteIdAttribute, value: actor.siteId },
-        { key: entityAttribute, value: 'ticket' },
-        { key: inboxIdAttribute, value: String(ticket.inboxId) },
-      ],
-      memo: { siteId: actor.siteId, kind: `ticket-${kind}`, ticketId: String(ticket._id) },
+    const mail = await OutgoingMailModel.create({
+      _id: mailId,
+      siteId: actor.siteId,
+      inboxId: ticket.inboxId,
+      ticketId: ticket._id,
+      authorId: actor.userId,
+      kind,
+      workflowId: workflowIds.ticketMail(kind, String(ticket._id), String(mailId)),
+      basisMessageId: basis._id,
+      to,
+      cc: input.cc,
+      subject: kind === 'reply' ? replySubject(subject) : forwardSubject(subject),
+      text: input.text,
+      // Gmail sends the message we build, with our Message-ID; Outlook assigns one to its draft.
+      rfcMessageId: inbox.provider === 'gmail' ? newMessageId(inbox.mailboxAddress) : undefined,
+      inReplyTo: threaded ? [basis.rfcMessageId] : [],
+      references: threaded ? [...new Set([...(basis.references ?? []), basis.rfcMessageId!])] : [],
     });
+    return mail.toObject();
   } catch (err) {
-    // Nothing was sent and nothing will be: leave no pending mail behind.
-    await OutgoingMailModel.deleteOne({ _id: mailId });
+    const raced = isDuplicateKey(err) ? await findQueuedMail(mailId) : null;
+    if (raced) return sameRequestOrRefuse(raced, input);
     throw err;
   }
-  return mail.toObject();
+}
+
+const objectIdOf = (key: string) => new Types.ObjectId(crypto.createHash('sha256').update(key).digest('hex').slice(0, 24));
+
+const findQueuedMail = (id: Types.ObjectId) => OutgoingMailModel.findById(id).lean();
+
+/** A key reused for a different message is a client bug; sending either one silently would hide it. */
+function sameRequestOrRefuse(mail: NonNullable<Awaited<ReturnType<typeof findQueuedMail>>>, input: { text: string; to?: { address: string }[]; cc: { address: string }[] }) {
+  const addresses = (list: { address: string }[] | undefined) => (list ?? []).map((a) => a.address.toLowerCase()).join(',');
+  const same = mail.text === input.text && addresses(mail.cc) === addresses(input.cc) && (input.to === undefined || addresses(mail.to) === addresses(input.to));
+  if (!same) throw problems.unprocessable('this Idempotency-Key was already used for a different message', { reason: 'idempotency-key-reused' });
+  return mail;
 }
 
 /** Notes, replies, forwards and ticket options (I8, I9); every ticket is loaded through ticket-access. */
@@ -189,13 +233,15 @@ export function addTicketActionRoutes(routes: RouteTable, deps: AppDeps): void {
     summary: 'Reply to the customer through the inbox’s mailbox, in the ticket’s thread (read_reply; I8, I9)',
     params: idParams,
     body: replyBodySchema,
+    headers: idempotencyHeaders,
     responses: {
       202: { description: 'Accepted: the reply is being sent', schema: outgoingMailViewSchema },
       400: errorResponses[400], 401: errorResponses[401], ...forbiddenOrMissing,
       409: { ...errorResponses[404], description: 'The inbox is not connected, or the ticket has nothing to answer' },
+      422: { ...errorResponses[404], description: 'The Idempotency-Key was already used for a different message' },
     },
-  }, async ({ actor, params, body, res }) => {
-    const mail = await queueTicketMail(deps, actor, params.id, 'reply', { text: body.text, cc: body.cc });
+  }, async ({ actor, params, body, headers, res }) => {
+    const mail = await queueTicketMail(deps, actor, params.id, 'reply', { text: body.text, cc: body.cc }, headers['idempotency-key']);
     res.status(202).location(`/api/tickets/${params.id}/outgoing/${mail._id}`).json(outgoingMailView(mail));
   });
 
@@ -204,13 +250,15 @@ export function addTicketActionRoutes(routes: RouteTable, deps: AppDeps): void {
     summary: 'Forward the ticket’s latest message to someone else through the inbox’s mailbox (read_reply; I8, I9)',
     params: idParams,
     body: forwardBodySchema,
+    headers: idempotencyHeaders,
     responses: {
       202: { description: 'Accepted: the forward is being sent', schema: outgoingMailViewSchema },
       400: errorResponses[400], 401: errorResponses[401], ...forbiddenOrMissing,
       409: { ...errorResponses[404], description: 'The inbox is not connected, or the ticket has no message' },
+      422: { ...errorResponses[404], description: 'The Idempotency-Key was already used for a different message' },
     },
-  }, async ({ actor, params, body, res }) => {
-    const mail = await queueTicketMail(deps, actor, params.id, 'forward', { text: body.text, to: body.to, cc: body.cc });
+  }, async ({ actor, params, body, headers, res }) => {
+    const mail = await queueTicketMail(deps, actor, params.id, 'forward', { text: body.text, to: body.to, cc: body.cc }, headers['idempotency-key']);
     res.status(202).location(`/api/tickets/${params.id}/outgoing/${mail._id}`).json(outgoingMailView(mail));
   });
 

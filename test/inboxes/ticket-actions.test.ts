@@ -240,5 +240,30 @@ describe('ticket actions: notes, replies, forwards, options (I8, I9)', () => {
       expect(forwardedMessage.to.map((a) => a.address)).toEqual(['pat@partner.example']);
       expect(forwardedMessage.inReplyTo).toEqual([]);
     }, 90_000);
+
+    test('I9 When a reply is posted four times with one Idempotency-Key (three at once), Then one mail is queued and sent once; the key with other text is 422 and a malformed key 400, both writing nothing', async () => {
+      const sentBefore = provider === 'gmail' ? bed.gmail.control.sentMessages(f.address).length : bed.graph.control.sentMessages(f.address).length;
+      const mailsBefore = await OutgoingMailModel.countDocuments({ ticketId: f.ticketId });
+      const key = `retry-${crypto.randomBytes(4).toString('hex')}`;
+      const send = (text: string, idempotencyKey: string) => post(`/api/tickets/${f.ticketId}/replies`, f.readReply.token, { text }).set('idempotency-key', idempotencyKey);
+      const answers = await Promise.all([1, 2, 3].map(() => send('Following up on the refund.', key)));
+      expect(answers.map((a) => a.status)).toEqual([202, 202, 202]);
+      expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
+      await untilSent(f, answers[0]!.body.id);
+      const later = await send('Following up on the refund.', key);
+      expect(later.status).toBe(202);
+      expect(later.body).toMatchObject({ id: answers[0]!.body.id, state: 'sent' });
+
+      const reused = await send('Something else entirely.', key);
+      expect(reused.status).toBe(422);
+      expect(reused.headers['content-type']).toMatch(/application\/problem\+json/);
+      const malformed = await send('Following up on the refund.', 'has spaces in it');
+      expect(malformed.status).toBe(400);
+      expect(malformed.headers['content-type']).toMatch(/application\/problem\+json/);
+
+      expect(await OutgoingMailModel.countDocuments({ ticketId: f.ticketId })).toBe(mailsBefore + 1);
+      const sentAfter = provider === 'gmail' ? bed.gmail.control.sentMessages(f.address).length : bed.graph.control.sentMessages(f.address).length;
+      expect(sentAfter).toBe(sentBefore + 1);
+    }, 90_000);
   });
 });
