@@ -61,7 +61,7 @@ export interface FaultPlan {
   latencyMs?: number;
   dropPush?: FaultSwitch;
   duplicatePush?: FaultSwitch;
-  quotaExceeded?: Pick<FaultSwitch, 'next'>;
+  quotaExceeded?: FaultSwitch;
 }
 
 export interface RequestLogEntry {
