@@ -4,7 +4,7 @@ import { delay, type ManagedProcess } from '../infra';
 import { SiteModel } from '../models';
 import { maxPageSize } from '../activities/teamwork/client';
 import { auditInitialSync, killWorkerRepeatedly, seededRandom, type InitialSyncAudit } from '../test/support/initial-sync-audit';
-import { progress, startHarness } from './harness';
+import { databaseOutage, progress, startHarness } from './harness';
 
 export interface InitialSyncChaosOptions {
   companies: number;
@@ -90,17 +90,7 @@ export async function runInitialSyncChaos(options: InitialSyncChaosOptions): Pro
       state = (await SiteModel.findById(siteId, { initialSync: 1 }).lean().catch(() => null))?.initialSync?.state ?? state;
       return state === 'completed' || state === 'failed';
     };
-    const outage = (async () => {
-      await delay(10_000 + random() * 20_000);
-      if (await finished()) return 0;
-      progress(`database stopped for ${options.databaseOutageSeconds} s`);
-      const stoppedAt = Date.now();
-      await mongo.pause!();
-      await delay(options.databaseOutageSeconds * 1000);
-      await mongo.resume!();
-      progress('database back');
-      return (Date.now() - stoppedAt) / 1000;
-    })();
+    const outage = databaseOutage(mongo, { afterMs: 10_000 + random() * 20_000, seconds: options.databaseOutageSeconds, finished });
 
     progress(`sync of ${options.companies} companies × ${options.contactsPerCompany} contacts; ${options.kills} kills; seed ${options.seed}`);
     const first = await spawnWorker();

@@ -6,7 +6,7 @@ import { killWorkerRepeatedly, seededRandom } from '../test/support/initial-sync
 import { startDeskbridgeEnvironment } from '../test/support/environment';
 import { bearer } from '../test/support/sites';
 import { connectInbox, createInbox, signUpSite, startMailTestBed } from '../test/mailbox/support';
-import { progress } from './harness';
+import { databaseOutage, progress } from './harness';
 
 export interface MailboxChaosOptions {
   messages: number;
@@ -99,17 +99,7 @@ export async function runMailboxChaos(options: MailboxChaosOptions): Promise<Mai
       state = (await InboxModel.findById(inbox.id, { import: 1 }).lean().catch(() => null))?.import?.state ?? state;
       return state === 'following' || state === 'failed';
     };
-    const outage = (async () => {
-      await delay(5_000 + random() * 15_000);
-      if (await finished()) return 0;
-      progress(`database stopped for ${options.databaseOutageSeconds} s`);
-      const stoppedAt = Date.now();
-      await mongo.pause!();
-      await delay(options.databaseOutageSeconds * 1000);
-      await mongo.resume!();
-      progress('database back');
-      return (Date.now() - stoppedAt) / 1000;
-    })();
+    const outage = databaseOutage(mongo, { afterMs: 5_000 + random() * 15_000, seconds: options.databaseOutageSeconds, finished });
 
     progress(`backfill of ${options.messages} messages in ${options.threads} threads; ${options.kills} kills; seed ${options.seed}`);
     const { kills } = await killWorkerRepeatedly(spawnWorker, first, { kills: options.kills, random, minUptimeMs: 1000, maxUptimeMs: 6000, finished });

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { Infrastructure } from '../infra';
+import { delay, type Infrastructure } from '../infra';
 import { startDeskbridgeEnvironment } from '../test/support/environment';
 import { startTestSystem, type TestSystem } from '../test/support/system';
 
@@ -34,4 +34,20 @@ export function peakRssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/^VmHWM:\s+(\d+)\s+kB/m.exec(status)?.[1]);
   return Math.round((kb / 1024) * 10) / 10;
+}
+
+/**
+ * Stops the embedded database for `seconds` once `afterMs` has passed, unless the run finished
+ * first; resolves with how long it was really down.
+ */
+export async function databaseOutage(mongo: Infrastructure['mongo'], options: { afterMs: number; seconds: number; finished: () => Promise<boolean> }): Promise<number> {
+  await delay(options.afterMs);
+  if (await options.finished()) return 0;
+  progress(`database stopped for ${options.seconds} s`);
+  const stoppedAt = Date.now();
+  await mongo.pause!();
+  await delay(options.seconds * 1000);
+  await mongo.resume!();
+  progress('database back');
+  return (Date.now() - stoppedAt) / 1000;
 }
