@@ -8,6 +8,14 @@ import { Problem } from './problem';
 export const webhookAnswerDeadlineMs = 2500;
 
 /**
+ * When a webhook's recording and hand-over must be done by, for a request starting now: early
+ * enough that a failure is cleaned up (the delivery forgotten) before the 503 goes out.
+ */
+export function handOverDeadline(): number {
+  return Date.now() + webhookAnswerDeadlineMs - 200;
+}
+
+/**
  * Settles as `work` does, or rejects with 503 once `ms` have passed. The work keeps running: its
  * own failure handling (forgetting the delivery so the redelivery counts) still happens.
  */

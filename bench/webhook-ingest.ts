@@ -1,5 +1,5 @@
 /**
- * `npm run bench:webhook-ingest -- --rate 500 --seconds 30 [--down-seconds 10] [--companies 500] [--contacts-per-company 4]`
+ * `npm run bench:webhook-ingest -- --rate 500 --seconds 30 [--down-seconds 10] [--companies 500] [--contacts-per-company 4] [--api-cpu-prof-dir DIR]`
  *
  * How fast the API acknowledges webhooks (SPEC O4, issue 7's benchmark). The API runs as its own
  * process (`api/server.ts`) on real Temporal and a real database (`startInfrastructure`, embedded
@@ -9,6 +9,12 @@
  * new delivery) and, when the API has `/webhooks/graph`, Microsoft Graph change notifications
  * for a connected inbox, on a fixed timeline (open loop: a send never waits for an answer), and
  * times each answer from the moment it was due, so a slow generator counts against the API.
+ *
+ * An answer means the change is durable: Temporal took it, or it is in the API's webhook outbox
+ * (api/webhook-forwarder.ts). After the last answer the bench waits until the API has forwarded
+ * everything from its outbox (`forwardedAllAfterMs`, how far the hints trailed the answers) before
+ * reading the CPU each process used, so the hand-overs count too; `temporalSendsPerRequest` is
+ * how many signals that took once changes to the same record coalesced.
  *
  * Phase 2 stops Temporal and keeps sending: every request must be answered 5xx within 3 s, so
  * the provider redelivers later. No worker runs while measuring: acknowledging means the hand-over
@@ -34,6 +40,8 @@ const { values } = parseArgs({
     'down-seconds': { type: 'string', default: '10' },
     companies: { type: 'string', default: '500' },
     'contacts-per-company': { type: 'string', default: '4' },
+    /** Writes a V8 CPU profile of the API process there, to see where its time goes. */
+    'api-cpu-prof-dir': { type: 'string' },
   },
 });
 const rate = Number(values.rate);
@@ -50,6 +58,7 @@ const graphShare = 5;
 const downAnswerLimitMs = 3000;
 const requestTimeoutMs = 10_000;
 const warmupSeconds = 2;
+const drainLimitMs = 120_000;
 
 interface Target {
   teamwork: { siteId: string; token: string; companyIds: number[]; personIds: number[] };
@@ -62,12 +71,12 @@ interface Outcome {
   /** From the moment the request was due to the end of its answer. */
   ms: number;
   sendLagMs: number;
+  /** Seconds into the phase the request was due. */
+  second: number;
   error?: string;
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
-
-function post(url: URL, body: Buffer, headers: Record<string, string>): Promise<number> {
+function post(agent: http.Agent, url: URL, body: Buffer, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(body.length), ...headers }, timeout: requestTimeoutMs }, (res) => {
       res.resume();
@@ -110,27 +119,66 @@ function graphRequest(apiUrl: string, target: NonNullable<Target['graph']>): { u
   return { url: new URL('/webhooks/graph', apiUrl), body: Buffer.from(JSON.stringify({ value: [notification] })), headers: {} };
 }
 
-/** Sends `total` requests on a fixed timeline and collects every answer. */
-async function openLoop(apiUrl: string, target: Target, ratePerSecond: number, durationSeconds: number): Promise<Outcome[]> {
-  const total = Math.round(ratePerSecond * durationSeconds);
+type BenchRequest = { kind: Outcome['kind']; url: URL; body: Buffer; headers: Record<string, string> };
+
+/** Every request of a phase, signed before it starts, so the timeline is not held up by building them. */
+function buildRequests(apiUrl: string, target: Target, total: number): BenchRequest[] {
+  return Array.from({ length: total }, (_, n) => {
+    const kind = target.graph && n % graphShare === graphShare - 1 ? 'graph' : 'teamwork';
+    return { kind, ...(kind === 'graph' ? graphRequest(apiUrl, target.graph!) : teamworkRequest(apiUrl, target.teamwork, n)) };
+  });
+}
+
+/** Sends the requests on a fixed timeline and collects every answer. */
+async function openLoop(requests: BenchRequest[], ratePerSecond: number): Promise<Outcome[]> {
+  // A connection left idle past the server's keep-alive timeout (5 s) may be closed by it just as
+  // it is reused, which would count as an error of the API: each phase opens its own, reuses the
+  // longest idle first and drops one idle for 4 s.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'fifo', timeout: 4_000 });
   const intervalMs = 1000 / ratePerSecond;
   const start = performance.now() + 20;
   const answers: Promise<Outcome>[] = [];
-  for (let n = 0; n < total; n++) {
+  for (const [n, request] of requests.entries()) {
     const due = start + n * intervalMs;
     const wait = due - performance.now();
     if (wait >= 1) await new Promise((r) => setTimeout(r, wait));
-    const kind = target.graph && n % graphShare === graphShare - 1 ? 'graph' : 'teamwork';
-    const request = kind === 'graph' ? graphRequest(apiUrl, target.graph!) : teamworkRequest(apiUrl, target.teamwork, n);
     const sendLagMs = performance.now() - due;
+    const { kind } = request;
+    const second = Math.floor((n * intervalMs) / 1000);
     answers.push(
-      post(request.url, request.body, request.headers).then(
-        (status) => ({ kind, status, ms: performance.now() - due, sendLagMs }),
-        (err: Error) => ({ kind, status: null, ms: performance.now() - due, sendLagMs, error: err.message }),
+      post(agent, request.url, request.body, request.headers).then(
+        (status) => ({ kind, status, ms: performance.now() - due, sendLagMs, second }),
+        (err: Error) => ({ kind, status: null, ms: performance.now() - due, sendLagMs, second, error: err.message }),
       ),
     );
   }
-  return Promise.all(answers);
+  try {
+    return await Promise.all(answers);
+  } finally {
+    agent.destroy();
+  }
+}
+
+/**
+ * Waits until the API has forwarded every change it acknowledged from its outbox (its
+ * `deskbridge_webhook_handovers_unforwarded` gauge), so the CPU read afterwards includes the
+ * hand-overs to Temporal; how long that took is the hints' delay behind the acknowledgements.
+ */
+/** How many hand-overs the API has sent to Temporal so far (its `deskbridge_webhook_handover_sends_total`). */
+async function handOverSends(apiUrl: string): Promise<number> {
+  const text = await (await fetch(`${apiUrl}/metrics`)).text();
+  return [...text.matchAll(/^deskbridge_webhook_handover_sends_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+async function waitForwarded(apiUrl: string, limitMs: number): Promise<{ ms: number; left: number }> {
+  const started = performance.now();
+  for (;;) {
+    const text = await (await fetch(`${apiUrl}/metrics`)).text();
+    const left = Number(/^deskbridge_webhook_handovers_unforwarded (\d+)/m.exec(text)?.[1] ?? 0);
+    const ms = performance.now() - started;
+    if (left === 0 || ms > limitMs) return { ms: round(ms), left };
+    await delay(250);
+  }
 }
 
 /** CPU time (user + system) a process has used so far, from /proc; undefined where there is none. */
@@ -161,6 +209,11 @@ function cpuMsPerRequest(before: Record<string, number | undefined>, after: Reco
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;
+/** This process's CPU: the load generator shares the machine's cores with everything it measures. */
+const ownCpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : 0);
 
 function summarise(outcomes: Outcome[]) {
@@ -232,7 +285,7 @@ async function startApiProcess(env: NodeJS.ProcessEnv): Promise<{ url: string; p
   const proc = startProcess({
     name: 'deskbridge api',
     command: process.execPath,
-    args: ['--import', 'tsx', path.resolve(__dirname, '../api/server.ts')],
+    args: [...(values['api-cpu-prof-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values['api-cpu-prof-dir'])}`] : []), '--import', 'tsx', path.resolve(__dirname, '../api/server.ts')],
     env: { ...env, PORT: String(port), LOG_LEVEL: 'error' },
     ipc: true,
   });
@@ -266,20 +319,27 @@ async function main(): Promise<void> {
     progress(`API at ${api.url}; ${target.graph ? 'Teamwork.com webhooks and Graph notifications' : 'Teamwork.com webhooks (no /webhooks/graph)'}`);
 
     progress(`warm-up: ${warmupSeconds} s at ${Math.min(rate, 100)}/s (not counted)`);
-    await openLoop(api.url, target, Math.min(rate, 100), warmupSeconds);
+    await openLoop(buildRequests(api.url, target, Math.min(rate, 100) * warmupSeconds), Math.min(rate, 100));
+    await waitForwarded(api.url, drainLimitMs);
 
+    const requests = buildRequests(api.url, target, Math.round(rate * seconds));
     progress(`phase 1: ${rate}/s for ${seconds} s`);
     const loadBefore = os.loadavg()[0]!;
-    const cpuBefore = cpuSnapshot(api.proc.pid);
-    const outcomes = await openLoop(api.url, target, rate, seconds);
+    const sendsBefore = await handOverSends(api.url);
+    const cpuBefore = { ...cpuSnapshot(api.proc.pid), loadGenerator: ownCpuMs() };
+    const outcomes = await openLoop(requests, rate);
+    const loadGeneratorCpuMs = ownCpuMs();
+    const forwarded = await waitForwarded(api.url, drainLimitMs);
     // Requests that timed out on this side may still be worked on: let them finish before reading the CPU used.
-    await delay(requestTimeoutMs);
-    const cpuPerRequest = cpuMsPerRequest(cpuBefore, cpuSnapshot(api.proc.pid), outcomes.length);
+    if (outcomes.some((o) => o.status === null)) await delay(requestTimeoutMs);
+    const cpuPerRequest = cpuMsPerRequest(cpuBefore, { ...cpuSnapshot(api.proc.pid), loadGenerator: loadGeneratorCpuMs }, outcomes.length);
+    const sendsPerRequest = Math.round(((await handOverSends(api.url)) - sendsBefore) / outcomes.length * 100) / 100;
     const kinds = target.graph ? (['teamwork', 'graph'] as const) : (['teamwork'] as const);
 
     progress('phase 2: Temporal stopped');
+    const downRequests = buildRequests(api.url, target, Math.round(rate * downSeconds));
     await harness.infra.temporal.stop();
-    const down = await openLoop(api.url, target, rate, downSeconds);
+    const down = await openLoop(downRequests, rate);
     const answered5xx = down.filter((o) => o.status !== null && o.status >= 500);
 
     const result = {
@@ -287,6 +347,13 @@ async function main(): Promise<void> {
       seconds,
       ...summarise(outcomes),
       maxSendLagMs: round(Math.max(...outcomes.map((o) => o.sendLagMs))),
+      // When in the run the slow answers came: a stall shows as a few bad seconds, saturation as a climb.
+      p99MsBySecond: Array.from({ length: seconds }, (_, second) => summarise(outcomes.filter((o) => o.second === second)).p99Ms),
+      // Acknowledged from the outbox but not yet taken by Temporal when the last answer came in: how long until all were.
+      forwardedAllAfterMs: forwarded.ms,
+      // Signals and starts sent to Temporal per request: below 1 when changes to one record coalesced.
+      temporalSendsPerRequest: sendsPerRequest,
+      ...(forwarded.left > 0 ? { unforwardedAtLimit: forwarded.left } : {}),
       byKind: Object.fromEntries(kinds.map((kind) => [kind, summarise(outcomes.filter((o) => o.kind === kind))])),
       errorKinds: tally(outcomes.filter((o) => o.status === null || o.status >= 300)),
       records: { companies: companyDocs.length, people: personDocs.length },
@@ -308,7 +375,6 @@ async function main(): Promise<void> {
     };
     console.log(JSON.stringify(result));
   } finally {
-    agent.destroy();
     await api?.proc.stop();
     await harness.stop();
   }

@@ -26,6 +26,8 @@ export const configSchema = z.object({
   RECONCILE_INTERVAL_SECONDS: duration.default(300),
   /** A link workflow with no change for this long ends; the next change starts it again. */
   LINK_IDLE_SECONDS: duration.default(600),
+  /** Webhook changes the API sends to Temporal at once; more wait in the outbox and coalesce (api/webhook-forwarder.ts). */
+  WEBHOOK_HANDOVER_CONCURRENCY: duration.default(4),
   /** How soon an initial-sync page whose worker died is retried elsewhere; the workflow's default when unset. */
   INITIAL_SYNC_HEARTBEAT_TIMEOUT_SECONDS: duration.optional(),
   GMAIL_API_ROOT_URL: optionalUrl,

@@ -10,11 +10,12 @@ import { TicketModel } from './ticket';
 import { TicketMessageModel } from './ticket-message';
 import { OAuthConnectionModel, OAuthConsentModel, OAuthRefreshClaimModel } from './oauth-connection';
 import { WebhookDeliveryModel } from './webhook-delivery';
+import { WebhookForwarderModel, WebhookOutboxModel } from './webhook-outbox';
 import { TicketTaskModel } from './ticket-task';
 import { TicketNoteModel } from './ticket-note';
 import { OutgoingMailModel } from './outgoing-mail';
 
-export const allModels: Model<any>[] = [SiteModel, UserModel, CompanyModel, CustomerModel, LinkTombstoneModel, SyncHistoryModel, InboxModel, TicketModel, TicketMessageModel, OAuthConnectionModel, OAuthConsentModel, OAuthRefreshClaimModel, WebhookDeliveryModel, TicketTaskModel, TicketNoteModel, OutgoingMailModel];
+export const allModels: Model<any>[] = [SiteModel, UserModel, CompanyModel, CustomerModel, LinkTombstoneModel, SyncHistoryModel, InboxModel, TicketModel, TicketMessageModel, OAuthConnectionModel, OAuthConsentModel, OAuthRefreshClaimModel, WebhookDeliveryModel, WebhookOutboxModel, WebhookForwarderModel, TicketTaskModel, TicketNoteModel, OutgoingMailModel];
 
 /**
  * Creates every declared index before the process serves anything: the unique indexes are the
@@ -37,6 +38,7 @@ export * from './ticket';
 export * from './ticket-message';
 export * from './oauth-connection';
 export * from './webhook-delivery';
+export * from './webhook-outbox';
 export * from './ticket-task';
 export * from './ticket-note';
 export * from './outgoing-mail';

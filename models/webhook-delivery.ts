@@ -1,12 +1,17 @@
 import { Schema, model } from 'mongoose';
+import { BatchedInsert } from './batched-insert';
 
 /**
  * Webhook deliveries already acted on, by `${provider}:${deliveryId}`. Inserting first makes a
- * redelivered or replayed notification a no-op (unique index). `receivedAt` is indexed for
- * pruning, since FerretDB has no TTL indexes.
+ * redelivered or replayed notification a no-op. The key is the `_id`: inserting it is the only
+ * thing done on every delivery, and forgetting one goes by `_id`, the one filter FerretDB does
+ * not decode every document for. `key` repeats it for the unique index older databases have
+ * (a document without it would collide with every other on `null`) and for operators' queries.
+ * `receivedAt` is indexed for pruning, since FerretDB has no TTL indexes.
  */
 const webhookDeliverySchema = new Schema(
   {
+    _id: { type: String, required: true },
     key: { type: String, required: true, unique: true },
     receivedAt: { type: Date, required: true, index: true },
   },
@@ -17,18 +22,14 @@ export const WebhookDeliveryModel = model('WebhookDelivery', webhookDeliverySche
 
 export const webhookDeliveryKey = (provider: string, deliveryId: string): string => `${provider}:${deliveryId}`;
 
+const deliveries = new BatchedInsert(() => WebhookDeliveryModel.collection);
+
 /** Records a delivery; false when the same key was recorded before (a duplicate). */
 export async function recordWebhookDelivery(key: string, receivedAt = new Date()): Promise<boolean> {
-  try {
-    await WebhookDeliveryModel.create({ key, receivedAt });
-    return true;
-  } catch (err) {
-    if ((err as { code?: number }).code === 11000) return false;
-    throw err;
-  }
+  return (await deliveries.insert({ _id: key, key, receivedAt })) === 'inserted';
 }
 
 /** Forgets a delivery whose processing failed, so the provider's retry is acted on. */
 export async function forgetWebhookDelivery(key: string): Promise<void> {
-  await WebhookDeliveryModel.deleteOne({ key });
+  await WebhookDeliveryModel.deleteOne({ _id: key });
 }

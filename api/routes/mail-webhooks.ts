@@ -1,16 +1,14 @@
 import crypto from 'node:crypto';
 import type { Request } from 'express';
 import { z } from 'zod';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { InboxModel } from '../../models';
-import { forgetWebhookDelivery, recordWebhookDelivery, webhookDeliveryKey } from '../../models/webhook-delivery';
-import { Problem, problems } from '../problem';
+import { webhookDeliveryKey } from '../../models/webhook-delivery';
+import { problems } from '../problem';
 import type { RouteTable } from '../routing';
 import { errorResponses, problemSchema } from '../schemas';
 import type { AppDeps } from '../deps';
-import { mailChangedSignal } from '../../workflows/mailbox';
-import { withinDeadline } from '../hand-over';
-import { workflowIds } from '../../workflows/ids';
+import { handOverDeadline, withinDeadline } from '../hand-over';
+import { forwarderOf, type HandOver } from '../webhook-forwarder';
 
 /** The service account Gmail publishes watch notifications as. */
 const GMAIL_PUSH_ACCOUNT = 'gmail-api-push@system.gserviceaccount.com';
@@ -126,27 +124,9 @@ export function addMailWebhookRoutes(routes: RouteTable, deps: AppDeps): void {
   const unauthorized = { description: 'Not authenticated as the provider', schema: problemSchema, contentType: 'application/problem+json' };
   const unavailable = { description: 'Could not hand over; the provider retries', schema: problemSchema, contentType: 'application/problem+json' };
 
-  /**
-   * Signals each inbox's workflow; a delivery that could not be handed over is forgotten so its
-   * retry counts. Deliveries without an id of their own (`key` undefined) are not deduplicated.
-   */
-  const hint = async (key: string | undefined, inboxIds: string[], renewPush: boolean): Promise<'accepted' | 'duplicate'> => {
-    if (key && !(await recordWebhookDelivery(key))) return 'duplicate';
-    try {
-      for (const inboxId of inboxIds) {
-        try {
-          await withinDeadline(deps.temporal.workflow.getHandle(workflowIds.mailbox(inboxId)).signal(mailChangedSignal, { renewPush }));
-        } catch (err) {
-          // No running import (never connected, or deleted meanwhile): nothing to wake.
-          if (!(err instanceof WorkflowNotFoundError)) throw err;
-        }
-      }
-    } catch (err) {
-      if (key) await forgetWebhookDelivery(key);
-      throw new Problem(503, 'unavailable', 'Service unavailable', `could not hand the notification over: ${(err as Error).message}`);
-    }
-    return 'accepted';
-  };
+  const forwarder = forwarderOf(deps);
+  const subscriptions = new GraphSubscriptions(deps);
+  const wake = (inboxId: string, renewPush: boolean): HandOver => ({ type: 'mailbox', inboxId, renewPush });
 
   routes.add({
     method: 'post', path: '/webhooks/gmail', tag: 'webhooks', auth: 'webhook',
@@ -158,16 +138,19 @@ export function addMailWebhookRoutes(routes: RouteTable, deps: AppDeps): void {
       503: unavailable,
     },
   }, async ({ req, res }) => {
-    if (!(await verifier.verify(req.header('authorization')))) throw problems.unauthorized();
-    const push = parseJson(pubsubPushSchema, rawBody(req));
-    let notification: z.infer<typeof gmailNotificationSchema>;
-    try {
-      notification = gmailNotificationSchema.parse(JSON.parse(Buffer.from(push.message.data, 'base64').toString('utf8')));
-    } catch {
-      throw problems.validation('message.data is not a Gmail notification');
-    }
-    const inboxes = await InboxModel.find({ mailboxAddress: notification.emailAddress.toLowerCase(), provider: 'gmail', status: 'connected' }, { _id: 1 }).lean();
-    await hint(webhookDeliveryKey('gmail', push.message.messageId), inboxes.map((i) => String(i._id)), false);
+    const deadlineAt = handOverDeadline();
+    await withinDeadline((async () => {
+      if (!(await verifier.verify(req.header('authorization')))) throw problems.unauthorized();
+      const push = parseJson(pubsubPushSchema, rawBody(req));
+      let notification: z.infer<typeof gmailNotificationSchema>;
+      try {
+        notification = gmailNotificationSchema.parse(JSON.parse(Buffer.from(push.message.data, 'base64').toString('utf8')));
+      } catch {
+        throw problems.validation('message.data is not a Gmail notification');
+      }
+      const inboxes = await InboxModel.find({ mailboxAddress: notification.emailAddress.toLowerCase(), provider: 'gmail', status: 'connected' }, { _id: 1 }).lean();
+      await forwarder.accept(webhookDeliveryKey('gmail', push.message.messageId), inboxes.map((i) => wake(String(i._id), false)), deadlineAt);
+    })());
     res.status(204).end();
   });
 
@@ -188,28 +171,82 @@ export function addMailWebhookRoutes(routes: RouteTable, deps: AppDeps): void {
       return;
     }
     const batch = parseJson(graphBatchSchema, rawBody(req));
-    const subscriptionIds = [...new Set(batch.value.map((n) => n.subscriptionId))];
-    const inboxes = await InboxModel.find({ 'push.subscriptionId': { $in: subscriptionIds } }, { 'push.subscriptionId': 1, status: 1 }).select('+push.clientState').lean();
-    const bySubscription = new Map(inboxes.map((inbox) => [inbox.push!.subscriptionId!, inbox]));
+    const deadlineAt = handOverDeadline();
+    await withinDeadline((async () => {
+      const bySubscription = await subscriptions.find(batch.value);
+      await Promise.all(batch.value.map((notification) => {
+        const inbox = bySubscription.get(notification.subscriptionId)!;
+        // Change notifications repeat with the same (subscription, change, message, etag); lifecycle
+        // events carry no id and are rare, so each one is acted on.
+        const deliveryId = notification.lifecycleEvent
+          ? undefined
+          : [notification.subscriptionId, notification.changeType ?? '', notification.resourceData?.id ?? notification.resource ?? '', notification.resourceData?.['@odata.etag'] ?? ''].join(':');
+        const renewPush = notification.lifecycleEvent === 'subscriptionRemoved' || notification.lifecycleEvent === 'reauthorizationRequired';
+        return forwarder.accept(deliveryId && webhookDeliveryKey('graph', deliveryId), inbox.connected ? [wake(inbox.inboxId, renewPush)] : [], deadlineAt);
+      }));
+    })());
+    res.status(202).end();
+  });
+}
+
+interface GraphSubscription {
+  inboxId: string;
+  connected: boolean;
+  clientState?: string;
+}
+
+/** How long a subscription's inbox is trusted from memory: a disconnect is seen this much later at most. */
+const SUBSCRIPTION_CACHE_MS = 10_000;
+const SUBSCRIPTION_CACHE_MAX = 10_000;
+
+/**
+ * Graph subscriptions by id, read once and kept briefly: the lookup filters on
+ * `push.subscriptionId`, which FerretDB answers by decoding every inbox, and each notification
+ * of a busy mailbox would repeat it. A secret that does not match what is held is checked again
+ * against the database before refusing, so a renewed subscription is never turned away.
+ */
+class GraphSubscriptions {
+  private readonly held = new Map<string, GraphSubscription & { until: number }>();
+
+  constructor(private readonly deps: AppDeps) {}
+
+  /** The inbox of every notification's subscription; throws 401 unless each one carries its secret. */
+  async find(notifications: z.infer<typeof graphNotificationSchema>[]): Promise<Map<string, GraphSubscription>> {
+    const found = new Map<string, GraphSubscription>();
+    const now = Date.now();
+    for (const n of notifications) {
+      const held = this.held.get(n.subscriptionId);
+      if (held && held.until > now && matches(held, n.clientState)) found.set(n.subscriptionId, held);
+    }
+    const unsure = [...new Set(notifications.map((n) => n.subscriptionId).filter((id) => !found.has(id)))];
+    if (unsure.length > 0) for (const [id, subscription] of await this.load(unsure)) found.set(id, subscription);
     // Every notification of the batch must carry its subscription's secret, or none is acted on.
-    for (const notification of batch.value) {
-      const inbox = bySubscription.get(notification.subscriptionId);
-      const expected = inbox?.push?.clientState?.data ? deps.secrets.open(inbox.push.clientState as never) : undefined;
-      if (!expected || !notification.clientState || !secretsEqual(expected, notification.clientState)) {
-        deps.logger.warn({ subscriptionId: notification.subscriptionId }, 'graph notification with a wrong clientState rejected');
+    for (const notification of notifications) {
+      if (!matches(found.get(notification.subscriptionId), notification.clientState)) {
+        this.deps.logger.warn({ subscriptionId: notification.subscriptionId }, 'graph notification with a wrong clientState rejected');
         throw problems.unauthorized();
       }
     }
-    for (const notification of batch.value) {
-      const inbox = bySubscription.get(notification.subscriptionId)!;
-      // Change notifications repeat with the same (subscription, change, message, etag); lifecycle
-      // events carry no id and are rare, so each one is acted on.
-      const deliveryId = notification.lifecycleEvent
-        ? undefined
-        : [notification.subscriptionId, notification.changeType ?? '', notification.resourceData?.id ?? notification.resource ?? '', notification.resourceData?.['@odata.etag'] ?? ''].join(':');
-      const renewPush = notification.lifecycleEvent === 'subscriptionRemoved' || notification.lifecycleEvent === 'reauthorizationRequired';
-      await hint(deliveryId && webhookDeliveryKey('graph', deliveryId), inbox.status === 'connected' ? [String(inbox._id)] : [], renewPush);
+    return found;
+  }
+
+  private async load(subscriptionIds: string[]): Promise<Map<string, GraphSubscription>> {
+    const inboxes = await InboxModel.find({ 'push.subscriptionId': { $in: subscriptionIds } }, { 'push.subscriptionId': 1, status: 1 }).select('+push.clientState').lean();
+    if (this.held.size + inboxes.length > SUBSCRIPTION_CACHE_MAX) this.held.clear();
+    const loaded = new Map<string, GraphSubscription>();
+    for (const inbox of inboxes) {
+      const subscription = {
+        inboxId: String(inbox._id),
+        connected: inbox.status === 'connected',
+        clientState: inbox.push?.clientState?.data ? this.deps.secrets.open(inbox.push.clientState as never) : undefined,
+      };
+      loaded.set(inbox.push!.subscriptionId!, subscription);
+      this.held.set(inbox.push!.subscriptionId!, { ...subscription, until: Date.now() + SUBSCRIPTION_CACHE_MS });
     }
-    res.status(202).end();
-  });
+    return loaded;
+  }
+}
+
+function matches(subscription: GraphSubscription | undefined, clientState: string | undefined): boolean {
+  return Boolean(subscription?.clientState && clientState && secretsEqual(subscription.clientState, clientState));
 }

@@ -3,16 +3,14 @@ import type { Request } from 'express';
 import { isValidObjectId } from 'mongoose';
 import { z } from 'zod';
 import { SiteModel } from '../../models';
-import { forgetWebhookDelivery, recordWebhookDelivery, webhookDeliveryKey } from '../../models/webhook-delivery';
-import { LinkedRecordCache, routeTeamworkChange } from '../../activities/contact-sync/link-signals';
-import { Problem, problems } from '../problem';
+import { webhookDeliveryKey } from '../../models/webhook-delivery';
+import { problems } from '../problem';
 import type { RouteTable } from '../routing';
 import { errorResponses, problemSchema } from '../schemas';
 import type { AppDeps } from '../deps';
-import { starterOf } from '../link-changes';
-import { withinDeadline } from '../hand-over';
+import { handOverDeadline, withinDeadline } from '../hand-over';
+import { forwarderOf, type HandOver } from '../webhook-forwarder';
 import { countWebhook } from '../../lib/metrics';
-import { routeTeamworkTaskChange } from '../ticket-task-workflows';
 
 const entityOfEvent: Record<string, 'company' | 'customer'> = { COMPANY: 'company', USER: 'customer' };
 const kindOfAction: Record<string, 'created' | 'updated' | 'deleted'> = { CREATED: 'created', UPDATED: 'updated', DELETED: 'deleted' };
@@ -26,26 +24,28 @@ const payloadSchema = z.looseObject({
   task: z.looseObject({ id: teamworkIdSchema, description: z.string().nullish() }).optional(),
 });
 
-/** Teamwork.com must hear back within its timeout; past this we answer 503 so it redelivers. */
-const handOverTimeoutMs = 2500;
-
 /**
  * Signed change notifications from Teamwork.com (C3, C5, C11, I13). The signature is checked against
  * the raw bytes in constant time; the event is only a hint: the link workflow re-reads the
  * record. A delivery id seen before changes nothing; one we could not hand over is forgotten
- * again, so Teamwork.com's retry is acted on.
+ * again, so Teamwork.com's retry is acted on (api/webhook-forwarder.ts).
  */
 export function addTeamworkWebhookRoutes(routes: RouteTable, deps: AppDeps): void {
-  const linkedRecords = new LinkedRecordCache({ refreshAfterMs: 10 * 60_000, maxLinks: 500_000 });
-  const tokens = new Map<string, { token: string; until: number }>();
-  const tokenOf = async (siteId: string): Promise<string | undefined> => {
-    const cached = tokens.get(siteId);
-    if (cached && cached.until > Date.now()) return cached.token;
-    const site = await SiteModel.findById(siteId).select('+teamwork.webhookToken').lean();
-    if (!site?.teamwork?.webhookToken) return undefined;
-    const token = deps.secrets.open(site.teamwork.webhookToken as never);
-    tokens.set(siteId, { token, until: Date.now() + 60_000 });
-    return token;
+  const forwarder = forwarderOf(deps);
+  // The read is shared: when a site's token expires under load, one lookup serves every delivery waiting.
+  const tokens = new Map<string, { token: Promise<string | undefined>; until: number }>();
+  const tokenOf = (siteId: string): Promise<string | undefined> => {
+    const held = tokens.get(siteId);
+    if (held && held.until > Date.now()) return held.token;
+    const entry = {
+      token: SiteModel.findById(siteId).select('+teamwork.webhookToken').lean().then((site) => (site?.teamwork?.webhookToken ? deps.secrets.open(site.teamwork.webhookToken as never) : undefined)),
+      until: Date.now() + 60_000,
+    };
+    tokens.set(siteId, entry);
+    // Unknown sites and failed reads are not remembered.
+    const drop = () => void (tokens.get(siteId) === entry && tokens.delete(siteId));
+    entry.token.then((token) => token === undefined && drop(), drop);
+    return entry.token;
   };
 
   routes.add({
@@ -59,10 +59,10 @@ export function addTeamworkWebhookRoutes(routes: RouteTable, deps: AppDeps): voi
       503: { description: 'Could not hand over; retry', schema: problemSchema, contentType: 'application/problem+json' },
     },
   }, async ({ req, res, query }) => {
-    res.json({ status: await countWebhook('teamwork', withinDeadline(handleDelivery(req, query.site))) });
+    res.json({ status: await countWebhook('teamwork', withinDeadline(handleDelivery(req, query.site, handOverDeadline()))) });
   });
 
-  async function handleDelivery(req: Request, site: string): Promise<'accepted' | 'duplicate' | 'ignored'> {
+  async function handleDelivery(req: Request, site: string, deadlineAt: number): Promise<'accepted' | 'duplicate' | 'ignored'> {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const token = await tokenOf(site);
     if (!token || !signatureMatches(raw, token, req.header('x-projects-signature'))) throw problems.unauthorized();
@@ -84,16 +84,10 @@ export function addTeamworkWebhookRoutes(routes: RouteTable, deps: AppDeps): voi
     if (!teamworkId) throw problems.validation(`the payload has no ${payloadKey}.id`);
 
     const deliveryKey = webhookDeliveryKey('teamwork', req.header('x-projects-delivery') ?? crypto.createHash('sha256').update(raw).digest('hex'));
-    if (!(await recordWebhookDelivery(deliveryKey))) return 'duplicate';
-    try {
-      if (isTask) return await withTimeout(routeTeamworkTaskChange(deps, site, teamworkId, payload.task?.description ?? undefined), handOverTimeoutMs);
-      await withTimeout(routeTeamworkChange(starterOf(deps), site, entity!, teamworkId, kind!, linkedRecords), handOverTimeoutMs);
-    } catch (err) {
-      await forgetWebhookDelivery(deliveryKey).catch(() => undefined);
-      deps.logger.warn({ err, site, event: req.header('x-projects-event'), teamworkId }, 'teamwork webhook could not be handed over');
-      throw new Problem(503, 'unavailable', 'Could not accept the event now', 'retry later');
-    }
-    return 'accepted';
+    const handOver: HandOver = isTask
+      ? { type: 'teamwork-task', siteId: site, teamworkTaskId: teamworkId, description: payload.task?.description ?? undefined }
+      : { type: 'teamwork-change', siteId: site, entity: entity!, teamworkId, kind: kind! };
+    return forwarder.accept(deliveryKey, [handOver], deadlineAt);
   }
 }
 
@@ -103,11 +97,4 @@ export function signatureMatches(raw: Buffer, token: string, signature: string |
   const expected = crypto.createHmac('sha256', token).update(raw).digest();
   const given = Buffer.from(signature, 'hex');
   return given.length === expected.length && crypto.timingSafeEqual(given, expected);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    promise.then((v) => (clearTimeout(timer), resolve(v)), (e) => (clearTimeout(timer), reject(e)));
-  });
 }
